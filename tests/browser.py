@@ -62,7 +62,7 @@ def browser() -> Iterator[object]:
 
     executable = chromium_path()
     if executable is None:
-        raise RuntimeError("Chromium is not installed: `apt-get install chromium` (make setup does)")
+        raise RuntimeError("Chromium is missing: `apt-get install chromium` (make setup does it)")
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(

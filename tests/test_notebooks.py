@@ -24,6 +24,7 @@ def test_ipynb_is_in_sync_with_py(source: Path) -> None:
     assert ipynb.exists(), f"{ipynb.name} is missing: jupytext --to ipynb {source}"
     from_py = jupytext.read(source)
     committed = nbformat.read(ipynb, as_version=4)
+
     # Compare what matters to a reader: cell types, sources and tags.
     def cells(nb):
         return [(c.cell_type, c.source, tuple(c.metadata.get("tags", []))) for c in nb.cells]

@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from browser import browser, chromium_path, serve
 
 pytestmark = pytest.mark.built_book
@@ -64,8 +63,8 @@ def site(request: pytest.FixtureRequest):
                 ".map(d => ({svg: !!d.querySelector('.main-svg'), slider: !!d.querySelector("
                 "'.slider-container')}))"
             )
-            record["plot_divs_in_source"] = (html / name).read_text().count(
-                'class="plotly-graph-div"'
+            record["plot_divs_in_source"] = (
+                (html / name).read_text().count('class="plotly-graph-div"')
             )
             record["widget_views"] = page.evaluate(
                 "() => Array.from(document.querySelectorAll("
