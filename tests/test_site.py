@@ -26,12 +26,28 @@ def _browser_own_request(url: str) -> bool:
 
 def _record_console(record: dict, message) -> None:
     if message.type == "error" and not _browser_own_request(message.location.get("url", "")):
-        record["errors"].append(message.text)
+        record["errors"].append(f"{message.text} ({message.location.get('url', '')})")
 
 
 def _record_response(record: dict, response) -> None:
     if response.status >= 400 and not _browser_own_request(response.url):
         record["failed"].append(response.url)
+
+
+WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
+
+
+def _wait_for_widgets(page) -> None:
+    """Widgets render asynchronously after load; give a busy machine time (15 s at most)."""
+    try:
+        page.wait_for_function(
+            f"() => Array.from(document.querySelectorAll('{WIDGET_VIEWS}'))"
+            ".every(s => s.parentElement.querySelector(':scope > .widget-subarea'))",
+            timeout=15_000,
+        )
+    except Exception:  # noqa: BLE001 - the assertions below report what did not render
+        pass
+    page.wait_for_timeout(300)
 
 
 def site_pages(html: Path) -> list[str]:
@@ -57,7 +73,7 @@ def site(request: pytest.FixtureRequest):
             page.on("pageerror", lambda e, rec=record: rec["errors"].append(str(e)))
             page.on("response", lambda r, rec=record: _record_response(rec, r))
             page.goto(f"{base}/{name}", wait_until="networkidle")
-            page.wait_for_timeout(500)
+            _wait_for_widgets(page)
             record["plots"] = page.evaluate(
                 "() => Array.from(document.querySelectorAll('.plotly-graph-div'))"
                 ".map(d => ({svg: !!d.querySelector('.main-svg'), slider: !!d.querySelector("
@@ -67,8 +83,7 @@ def site(request: pytest.FixtureRequest):
                 (html / name).read_text().count('class="plotly-graph-div"')
             )
             record["widget_views"] = page.evaluate(
-                "() => Array.from(document.querySelectorAll("
-                "'script[type=\"application/vnd.jupyter.widget-view+json\"]'))"
+                f"() => Array.from(document.querySelectorAll('{WIDGET_VIEWS}'))"
                 ".map(s => s.parentElement.querySelectorAll(':scope > .widget-subarea').length)"
             )
             page.screenshot(path=str(shots / (name.replace("/", "__") + ".png")), full_page=True)

@@ -1,11 +1,14 @@
 // Glue between the saved ipywidgets and this site's self-hosted scripts.
 (function () {
-  // RequireJS: the embed bundle computes the folder of its font files from its module's URL;
-  // without this mapping it looks for them next to the page.
+  // RequireJS: each AMD module of the embed bundle computes the folder of its font files from
+  // its own URL; without these mappings they look for them next to the page.
   var root = document.documentElement.dataset.content_root || "";
-  require.config({
-    paths: { "@jupyter-widgets/html-manager/dist": root + "_static/html-manager" },
+  var folder = root + "_static/html-manager/";
+  var paths = { "@jupyter-widgets/html-manager/dist": folder.slice(0, -1) };
+  ["base", "base7", "controls", "controls7", "html-manager"].forEach(function (name) {
+    paths["@jupyter-widgets/" + name] = folder + name;
   });
+  require.config({ paths: paths });
   // The widgets typeset their labels with MathJax 2's API (MathJax.Hub.Queue); the site serves
   // MathJax 3. Deferred MathJax has run by DOMContentLoaded, before the widgets render.
   document.addEventListener("DOMContentLoaded", function () {
