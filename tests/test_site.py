@@ -159,3 +159,14 @@ def test_every_slider_changes_its_figure(site) -> None:
             tested += 1
         page.close()
     assert tested, "no slider figure was found in the built site"
+
+
+def test_every_chapter_links_to_colab(built_html: Path) -> None:
+    """The Colab button opens the committed, output-free .ipynb of the same chapter."""
+    chapters = sorted((built_html / "notebooks").glob("*.html"))
+    assert chapters
+    for page in chapters:
+        link = f"colab.research.google.com/github/{{}}/blob/main/book/notebooks/{page.stem}.ipynb"
+        text = page.read_text()
+        assert "colab.research.google.com/github/" in text
+        assert link.split("{}")[1] in text, f"{page.name} has no Colab link to its notebook"
