@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ast
 import os
+
+# Before anything imports torch: busy-waiting OpenMP threads slowed the model tests tenfold on
+# two shared cores (support/__init__.py sets the same, but a test may import torch first).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
