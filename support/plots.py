@@ -47,6 +47,27 @@ def install_book_renderer(environ: dict[str, str] | None = None) -> bool:
     return False
 
 
+def interval_error_y(intervals: Sequence[tuple[float, float, float]]) -> dict[str, Any]:
+    """Plotly ``error_y`` for ``(point, low, high)`` triples, as ``stats.bootstrap_ci`` returns.
+
+    The bars are asymmetric: a bootstrap interval need not be centred on its estimate.
+
+    >>> interval_error_y([(0.5, 0.4, 0.7)])["array"]
+    [0.19999999999999996]
+    """
+    for point, low, high in intervals:
+        if not low <= point <= high:
+            raise ValueError(
+                f"intervals must satisfy low <= point <= high, got {(point, low, high)}"
+            )
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [high - point for point, _, high in intervals],
+        "arrayminus": [point - low for point, low, _ in intervals],
+    }
+
+
 def slider_figure(
     steps: Sequence[Sequence[go.BaseTraceType]],
     labels: Sequence[str],

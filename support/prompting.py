@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from support.plots import interval_error_y
+
 if TYPE_CHECKING:  # imported lazily at run time: importing this module loads no model
     import pandas as pd
 
@@ -966,9 +968,6 @@ def recency_table(frame: pd.DataFrame, shots: Sequence[Item], *, seed: int = 0) 
 
 def error_bars(rows: pd.DataFrame) -> dict[str, Any]:
     """Plotly ``error_y`` for a :func:`summarize` table: asymmetric bootstrap intervals."""
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": (rows["ci_high"] - rows["accuracy"]).to_numpy(),
-        "arrayminus": (rows["accuracy"] - rows["ci_low"]).to_numpy(),
-    }
+    return interval_error_y(
+        list(zip(rows["accuracy"], rows["ci_low"], rows["ci_high"], strict=True))
+    )

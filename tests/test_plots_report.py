@@ -65,3 +65,11 @@ def test_glue_rejects_bad_names_and_returns_nothing() -> None:
     with pytest.raises(ValueError, match="name must be"):
         report.glue("bad name!", 1)
     assert report.glue("fine_name", 1.5) is None
+
+
+def test_interval_error_y_is_asymmetric_and_checked() -> None:
+    bars = plots.interval_error_y([(0.5, 0.25, 1.0), (2.0, 2.0, 2.0)])
+    assert bars["array"] == [0.5, 0.0] and bars["arrayminus"] == [0.25, 0.0]
+    assert bars["symmetric"] is False
+    with pytest.raises(ValueError, match="low <= point <= high"):
+        plots.interval_error_y([(0.1, 0.2, 0.3)])

@@ -463,8 +463,8 @@ def test_error_bars_are_distances_to_the_bounds() -> None:
     from support.prompting import error_bars
 
     bars = error_bars(pd.DataFrame({"accuracy": [0.5], "ci_low": [0.3], "ci_high": [0.9]}))
-    assert bars["array"].tolist() == pytest.approx([0.4])
-    assert bars["arrayminus"].tolist() == pytest.approx([0.2])
+    assert bars["array"] == pytest.approx([0.4])
+    assert bars["arrayminus"] == pytest.approx([0.2])
 
 
 def test_greedy_generate_batch_validates_arguments() -> None:

@@ -54,7 +54,7 @@ from support import mlm
 from support.chars import CharVocab
 from support.corpora import polysemous_examples, wordnet_text
 from support.models import load_encoder
-from support.plots import slider_figure
+from support.plots import interval_error_y, slider_figure
 from support.report import glue
 from support.stats import bootstrap_ci
 from support.training import eval_windows, split_lines
@@ -297,12 +297,7 @@ fig = go.Figure(
     go.Bar(
         x=list(intervals),
         y=[v[0] for v in intervals.values()],
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": [v[2] - v[0] for v in intervals.values()],
-            "arrayminus": [v[0] - v[1] for v in intervals.values()],
-        },
+        error_y=interval_error_y(list(intervals.values())),
         marker_color=["#2ca02c", "#1f77b4", "#9467bd", "#1f77b4", "#2ca02c"],
     )
 )
@@ -501,12 +496,7 @@ fig.add_trace(
     go.Scatter(
         x=layers,
         y=[c[0] for c in wic_ci],
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": [c[2] - c[0] for c in wic_ci],
-            "arrayminus": [c[0] - c[1] for c in wic_ci],
-        },
+        error_y=interval_error_y(wic_ci),
         mode="lines+markers",
         name="contextual (hidden state of the layer)",
     )
@@ -575,12 +565,7 @@ fig = go.Figure(
     go.Bar(
         x=layers,
         y=[c[0] for c in ari_ci],
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": [c[2] - c[0] for c in ari_ci],
-            "arrayminus": [c[0] - c[1] for c in ari_ci],
-        },
+        error_y=interval_error_y(ari_ci),
         name="contextual",
     )
 )

@@ -66,6 +66,7 @@ from transformers.utils import logging as hf_logging
 
 import support  # noqa: F401  (sets up threads and the book's plotly renderer)
 from support.models import encoder_path, load_encoder, load_sentence_transformer
+from support.plots import interval_error_y
 from support.report import glue
 from support.retrieval import (
     bi_encoder_pairs,
@@ -426,12 +427,7 @@ for group, colour in (("bi-encoder", "#1f77b4"), ("bi-encoder + reranking", "#ff
     fig.add_scatter(
         x=[points[n][0] for n in names],
         y=[points[n][1] for n in names],
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": [points[n][3] - points[n][1] for n in names],
-            "arrayminus": [points[n][1] - points[n][2] for n in names],
-        },
+        error_y=interval_error_y([points[n][1:] for n in names]),
         mode="markers+text" if group == "bi-encoder" else "lines+markers+text",
         text=[n.replace("rerank top ", "k=") for n in names],
         textposition="top center",
